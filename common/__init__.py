@@ -1,0 +1,1 @@
+"""The library every WorkUp process imports: config, connections, bus, errors."""
