@@ -50,6 +50,8 @@ class Settings:
     cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
     cassandra_port: int = 9042
     mongo_url: str = "mongodb://127.0.0.1:27017/"
+    #: The users service's database (API.md calls it `mydatabase`).
+    mongo_database: str = "workup_users"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,4 +76,5 @@ class Settings:
             ),
             cassandra_port=_env_int("WORKUP_CASSANDRA_PORT", 9042),
             mongo_url=_env("WORKUP_MONGO_URL", f"mongodb://127.0.0.1:{mongo_port}/"),
+            mongo_database=_env("WORKUP_MONGO_DATABASE", "workup_users"),
         )

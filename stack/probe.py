@@ -2,13 +2,19 @@
 
 stack/stack.sh runs this to decide that a server is up: an open port is not
 enough (Cassandra and RabbitMQ listen well before they can serve a request).
+stack/platform.sh uses the last two forms for WorkUp's own processes.
+
 Usage: python stack/probe.py postgres|redis|rabbitmq|cassandra|ferretdb
+       python stack/probe.py queue QUEUE   (some instance consumes QUEUE)
+       python stack/probe.py http URL      (URL answers 200)
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+
+import httpx
 
 from common import connections
 from common.config import Settings
@@ -54,6 +60,20 @@ def probe_ferretdb(settings: Settings) -> None:
         client.close()
 
 
+def probe_queue(settings: Settings, queue: str) -> None:
+    connection = connections.connect_amqp(settings)
+    try:
+        declared = connection.channel().queue_declare(queue=queue, passive=True)
+    finally:
+        connection.close()
+    if declared.method.consumer_count < 1:
+        raise RuntimeError(f"nobody consumes {queue}")
+
+
+def probe_http(url: str) -> None:
+    httpx.get(url, timeout=2.0).raise_for_status()
+
+
 PROBES: dict[str, Callable[[Settings], None]] = {
     "postgres": probe_postgres,
     "redis": probe_redis,
@@ -63,12 +83,25 @@ PROBES: dict[str, Callable[[Settings], None]] = {
 }
 
 
+def run_probe(argv: list[str]) -> bool:
+    """Runs the probe the arguments name; False when they name none."""
+    settings = Settings.from_env()
+    if len(argv) == 2 and argv[1] in PROBES:
+        PROBES[argv[1]](settings)
+    elif len(argv) == 3 and argv[1] == "queue":
+        probe_queue(settings, argv[2])
+    elif len(argv) == 3 and argv[1] == "http":
+        probe_http(argv[2])
+    else:
+        return False
+    return True
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] not in PROBES:
-        print(f"usage: probe.py {'|'.join(PROBES)}", file=sys.stderr)
-        return 2
     try:
-        PROBES[argv[1]](Settings.from_env())
+        if not run_probe(argv):
+            print(__doc__, file=sys.stderr)
+            return 2
     except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
         print(f"{argv[1]}: {error}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@
 #   stack/stack.sh status [server ...]  ask each server a real question
 #   stack/stack.sh stop [server ...]    stop them, leaving no process behind
 #   stack/stack.sh install [server ...] only install
+#   stack/stack.sh rabbitmqctl ARGS...  run rabbitmqctl against the stack's node
 #
 # Every command is idempotent: a second start finds the servers running and
 # returns in seconds.
@@ -57,8 +58,12 @@ main() {
     stop)
       for server in $(reverse "${servers[@]}"); do "${server}_stop"; done
       ;;
+    rabbitmqctl)
+      rabbitmq_env
+      "$RABBITMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "${servers[@]}"
+      ;;
     *)
-      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2
       return 2
       ;;
   esac
