@@ -1,0 +1,88 @@
+"""The edge's settings, read once from the environment by `main()`.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `WORKUP_EDGE_HOST` | 127.0.0.1 | address uvicorn binds |
+| `WORKUP_EDGE_PORT` | 8080 | port uvicorn binds |
+| `WORKUP_JWT_SECRET` | (required) | base64 of the HS256 key, at least 32 bytes |
+| `WORKUP_DEV_MODE` | 0 | 1 allows a random JWT key when the secret is unset |
+| `WORKUP_MAX_BODY_BYTES` | 1048576 | largest request body accepted |
+| `WORKUP_RPC_TIMEOUT_S` | 10 | seconds a command may take before a 504 |
+
+The broker comes from `common.config.Settings` (`WORKUP_AMQP_URL` and friends).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+from common.config import Settings
+from edge.auth import load_signing_key
+
+#: Largest request body, in bytes, unless WORKUP_MAX_BODY_BYTES says otherwise.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Seconds to wait for a command's reply, unless WORKUP_RPC_TIMEOUT_S says otherwise.
+DEFAULT_RPC_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Everything the edge needs to run; build it with `EdgeSettings.from_env()`."""
+
+    jwt_key: bytes = field(repr=False)
+    amqp_url: str = field(default=Settings.amqp_url, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rpc_timeout_s: float = DEFAULT_RPC_TIMEOUT_S
+
+    @classmethod
+    def from_env(cls) -> EdgeSettings:
+        """Reads the variables in this module's docstring.
+
+        Raises:
+            ValueError: a variable is missing or malformed; the message names it.
+        """
+        dev_mode = os.environ.get("WORKUP_DEV_MODE", "0") == "1"
+        return cls(
+            jwt_key=load_signing_key(
+                os.environ.get("WORKUP_JWT_SECRET"), dev_mode=dev_mode
+            ),
+            amqp_url=Settings.from_env().amqp_url,
+            host=os.environ.get("WORKUP_EDGE_HOST", "127.0.0.1"),
+            port=_positive_int("WORKUP_EDGE_PORT", 8080),
+            max_body_bytes=_positive_int(
+                "WORKUP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES
+            ),
+            rpc_timeout_s=_positive_float(
+                "WORKUP_RPC_TIMEOUT_S", DEFAULT_RPC_TIMEOUT_S
+            ),
+        )
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be above zero, got {value}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number above zero, got {raw!r}")
+    return value
