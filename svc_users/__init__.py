@@ -1,0 +1,1 @@
+"""The users service: accounts, login, profiles and CV items, on MongoDB."""

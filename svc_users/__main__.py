@@ -1,0 +1,3 @@
+from svc_users.main import main
+
+main()
