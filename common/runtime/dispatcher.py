@@ -133,7 +133,9 @@ class Dispatcher:
         remaining_s = seconds_until(envelope.deadline_unix_ms)
         wait_s = DUPLICATE_WAIT_S if remaining_s is None else remaining_s
         try:
-            reply = self._guard.run(envelope.idempotency_key, run, wait_s)
+            reply = self._guard.run(
+                envelope.idempotency_key, run, wait_s, redelivered=attempt > 1
+            )
         except WorkUpError as error:
             logger.warning(
                 "The idempotency guard refused a command.",

@@ -12,6 +12,9 @@ through `IdempotencyGuard.run`:
    not recorded, so a retry may succeed.
 3. A second delivery that finds the claim taken waits, bounded, for the
    first one's Reply instead of running the handler beside it.
+4. A redelivered message takes the claim over: the broker redelivers only
+   once the first holder's channel is gone, so that holder is dead and its
+   claim would otherwise block the key until it expires.
 
 Handlers must still make their own writes idempotent, by deriving the ids
 they create from the request (its idempotency key or request id) rather
@@ -70,6 +73,8 @@ class IdempotencyGuard:
         idempotency_key: str,
         execute: Callable[[], Reply],
         wait_s: float = DUPLICATE_WAIT_S,
+        *,
+        redelivered: bool = False,
     ) -> Reply:
         """The recorded Reply for this key, or the one `execute` makes.
 
@@ -86,7 +91,10 @@ class IdempotencyGuard:
                 if recorded is not None:
                     return recorded
                 token = uuid.uuid4().hex
-                if self._client.set(_claim_key(key), token, nx=True, ex=CLAIM_TTL_S):
+                claimed = self._client.set(
+                    _claim_key(key), token, nx=not redelivered, ex=CLAIM_TTL_S
+                )
+                if claimed:
                     break
             if time.monotonic() >= give_up_at:
                 raise Unavailable("The same request is still being processed.")

@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 
 from common import connections
 from common.config import Settings
+from workup_pb import admin_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Seconds a process gets to become ready before the fixture gives up.
@@ -56,6 +59,34 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 
 @dataclass
+class Instance:
+    """One running service process and a client for its admin port."""
+
+    process: subprocess.Popen[bytes]
+    admin_port: int
+    admin_token: str
+
+    def admin(self) -> AdminClient:
+        return AdminClient(f"127.0.0.1:{self.admin_port}", self.admin_token)
+
+
+class AdminClient:
+    """Calls an instance's gRPC admin API with its bearer token."""
+
+    def __init__(self, target: str, token: str) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = admin_pb2_grpc.AdminStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def __getattr__(self, rpc: str) -> Callable[[Any], Any]:
+        method = getattr(self._stub, rpc)
+        return lambda request: method(request, metadata=self._metadata, timeout=40)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+@dataclass
 class Platform:
     """The processes of one test run and the environment they share."""
 
@@ -63,6 +94,12 @@ class Platform:
     log_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    service_instances: list[Instance] = field(default_factory=list)
+
+    @property
+    def instances(self) -> list[Instance]:
+        """The service instances started so far that are still running."""
+        return [i for i in self.service_instances if i.process.poll() is None]
 
     @property
     def base_url(self) -> str:
@@ -97,27 +134,28 @@ class Platform:
         self.processes.append(process)
         return process
 
-    def spawn_service(self, module: str, queue: str) -> subprocess.Popen[bytes]:
+    def spawn_service(self, module: str, queue: str, **extra_env: str) -> Instance:
         """Starts one more service instance and waits until it consumes."""
         before = self.consumer_count(queue)
-        process = self.spawn(module, WORKUP_ADMIN_PORT=str(free_port()))
+        admin_port = free_port()
+        process = self.spawn(module, WORKUP_ADMIN_PORT=str(admin_port), **extra_env)
         wait_for(
             lambda: process.poll() is None and self.consumer_count(queue) > before,
             READY_TIMEOUT_S,
             f"{module} to consume {queue}",
         )
-        return process
+        instance = Instance(process, admin_port, self.env["WORKUP_ADMIN_TOKEN"])
+        self.service_instances.append(instance)
+        return instance
 
-    def spawn_edge(self) -> subprocess.Popen[bytes]:
-        process = self.spawn("edge")
-        wait_for(self.edge_ready, READY_TIMEOUT_S, "the edge to be ready")
-        return process
-
-    def edge_ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+    def spawn_edge(self, **extra_env: str) -> str:
+        """Starts an edge (the run's main one without `WORKUP_EDGE_PORT` in
+        `extra_env`) and returns its base URL once it is ready."""
+        port = extra_env.setdefault("WORKUP_EDGE_PORT", self.env["WORKUP_EDGE_PORT"])
+        base_url = f"http://127.0.0.1:{port}"
+        self.spawn("edge", **extra_env)
+        wait_for(lambda: edge_ready(base_url), READY_TIMEOUT_S, "the edge to be ready")
+        return base_url
 
     def consumer_count(self, queue: str) -> int:
         connection = connections.connect_amqp(self.settings())
@@ -141,6 +179,13 @@ class Platform:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def edge_ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def make_platform(run_id: str, log_dir: Path) -> Platform:
