@@ -110,9 +110,13 @@ async def _safe(request: Request, client: httpx.AsyncClient) -> int:
 
 
 def summary(results: list[Result], baseline: Result) -> list[str]:
-    """One line per result, with its throughput as a ratio of the baseline's."""
+    """One line per result: throughput and p50 as ratios of the baseline's."""
     lines = []
     for result in results:
-        ratio = result.rate / baseline.rate if baseline.rate else float("nan")
-        lines.append(f"{result.line()}  = {ratio:5.2f} x {baseline.name}")
+        rate_ratio = result.rate / baseline.rate if baseline.rate else float("nan")
+        p50_ratio = result.percentile(0.5) / baseline.percentile(0.5)
+        lines.append(
+            f"{result.line()}  rate {rate_ratio:5.2f}x, p50 {p50_ratio:6.2f}x"
+            f" of {baseline.name}"
+        )
     return lines
