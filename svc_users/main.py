@@ -17,6 +17,7 @@ from common.runtime.routes import command_routes, registry_for
 from common.runtime.service import RuntimeHooks, ServiceRuntime
 from common.runtime.settings import RuntimeSettings
 from svc_users.accounts import AccountHandlers, AdminCredentials
+from svc_users.cv import CvHandlers
 from svc_users.login_limiter import RedisLoginLimiter
 from svc_users.store import MongoUserStore
 from workup_pb import users_pb2
@@ -64,8 +65,11 @@ def main() -> None:
     runtime_settings = RuntimeSettings.from_env("users", "queue_users", settings)
 
     mongo = connections.connect_mongo(settings)
-    store = MongoUserStore(mongo[settings.mongo_database])
+    database = mongo[settings.mongo_database]
+    store = MongoUserStore(database)
     store.ensure_indexes()
+    cv = CvHandlers(database)
+    cv.ensure_indexes()
     limiter = RedisLoginLimiter(connections.connect_redis(settings))
     rpc = RpcClient(settings.amqp_url, name="users-rpc")
     rpc.start()
@@ -79,6 +83,7 @@ def main() -> None:
         "ClientRegister": accounts.client_register,
         "FreelancerRegister": accounts.freelancer_register,
         "Ping": ping,
+        **cv.handlers(),
     }
     registry = registry_for(command_routes(SERVICE), handlers)
     runtime = ServiceRuntime(
