@@ -35,6 +35,7 @@ from edge.errors import (
     handle_workup_error,
 )
 from edge.ids import idempotency_key
+from edge.media import MediaStore, media_routes
 from edge.middleware import RequestLogMiddleware, note_route
 from edge.routes import Match, Route, RouteTable, build_route_table
 from edge.settings import EdgeSettings
@@ -78,9 +79,15 @@ def create_app(
 ) -> Starlette:
     """The edge's ASGI app, wired to `rpc` and the routes of the protos."""
     gateway = Gateway(settings, rpc, routes or build_route_table())
+    media = MediaStore(settings.media_dir, max_upload_bytes=settings.max_upload_bytes)
+    media.ensure_layout()
     return Starlette(
-        # One catch-all: the route table, not Starlette, decides 404 and 405.
-        routes=[StarletteRoute("/{path:path}", gateway.dispatch, methods=_ALL_METHODS)],
+        # Media first; then one catch-all: the route table, not Starlette,
+        # decides 404 and 405 for commands.
+        routes=[
+            *media_routes(media, gateway.auth),
+            StarletteRoute("/{path:path}", gateway.dispatch, methods=_ALL_METHODS),
+        ],
         middleware=[Middleware(RequestLogMiddleware)],
         exception_handlers={
             WorkUpError: handle_workup_error,

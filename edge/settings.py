@@ -8,6 +8,8 @@
 | `WORKUP_DEV_MODE` | 0 | 1 allows a random JWT key when the secret is unset |
 | `WORKUP_MAX_BODY_BYTES` | 1048576 | largest request body accepted |
 | `WORKUP_RPC_TIMEOUT_S` | 10 | seconds a command may take before a 504 |
+| `WORKUP_MEDIA_DIR` | `$WORKUP_STATE_DIR/media`, else `./media` | uploaded files |
+| `WORKUP_MAX_UPLOAD_BYTES` | 10485760 | largest media upload accepted |
 
 The broker comes from `common.config.Settings` (`WORKUP_AMQP_URL` and friends).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from common.config import Settings
 from edge.auth import load_signing_key
@@ -25,6 +28,7 @@ from edge.auth import load_signing_key
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Seconds to wait for a command's reply, unless WORKUP_RPC_TIMEOUT_S says otherwise.
 DEFAULT_RPC_TIMEOUT_S = 10.0
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class EdgeSettings:
     port: int = 8080
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rpc_timeout_s: float = DEFAULT_RPC_TIMEOUT_S
+    media_dir: Path = Path("media")
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 
     @classmethod
     def from_env(cls) -> EdgeSettings:
@@ -55,6 +61,10 @@ class EdgeSettings:
             port=_positive_int("WORKUP_EDGE_PORT", 8080),
             max_body_bytes=_positive_int(
                 "WORKUP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES
+            ),
+            media_dir=_media_dir(),
+            max_upload_bytes=_positive_int(
+                "WORKUP_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES
             ),
             rpc_timeout_s=_positive_float(
                 "WORKUP_RPC_TIMEOUT_S", DEFAULT_RPC_TIMEOUT_S
@@ -86,3 +96,11 @@ def _positive_float(name: str, default: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number above zero, got {raw!r}")
     return value
+
+
+def _media_dir() -> Path:
+    explicit = os.environ.get("WORKUP_MEDIA_DIR")
+    if explicit:
+        return Path(explicit)
+    state = os.environ.get("WORKUP_STATE_DIR")
+    return Path(state) / "media" if state else Path("media")

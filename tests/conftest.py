@@ -7,6 +7,7 @@ not per test); tests inside a run keep apart by random ids.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -61,3 +62,16 @@ def mongo_database(settings: Settings) -> Iterator[Database[dict[str, object]]]:
     yield database
     client.drop_database(database.name)
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Uploaded files of this run go to a temporary folder, never the tree."""
+    path = str(tmp_path_factory.mktemp("media"))
+    previous = os.environ.get("WORKUP_MEDIA_DIR")
+    os.environ["WORKUP_MEDIA_DIR"] = path
+    yield path
+    if previous is None:
+        del os.environ["WORKUP_MEDIA_DIR"]
+    else:
+        os.environ["WORKUP_MEDIA_DIR"] = previous

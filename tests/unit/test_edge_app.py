@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from jose import jwt
@@ -75,9 +76,12 @@ def rpc() -> FakeRpc:
 
 
 @pytest.fixture
-def app(rpc: FakeRpc) -> Starlette:
+def app(rpc: FakeRpc, tmp_path: Path) -> Starlette:
     settings = EdgeSettings(
-        jwt_key=KEY, max_body_bytes=MAX_BODY_BYTES, rpc_timeout_s=TIMEOUT_S
+        jwt_key=KEY,
+        max_body_bytes=MAX_BODY_BYTES,
+        rpc_timeout_s=TIMEOUT_S,
+        media_dir=tmp_path / "media",
     )
     return create_app(settings, rpc)
 
@@ -872,7 +876,9 @@ def test_each_request_logs_one_line_with_its_id(client: TestClient) -> None:
     assert (third["route"], third["status"]) == ("/healthz", 200)
 
 
-def test_a_slow_command_does_not_hold_up_other_requests(app: Starlette) -> None:
+def test_a_slow_command_does_not_hold_up_other_requests(
+    app: Starlette, tmp_path: Path
+) -> None:
     release = asyncio.Event()
 
     class SlowRpc(FakeRpc):
@@ -882,7 +888,9 @@ def test_a_slow_command_does_not_hold_up_other_requests(app: Starlette) -> None:
             await release.wait()
             return Reply(status=200)
 
-    slow_app = create_app(EdgeSettings(jwt_key=KEY), SlowRpc())
+    slow_app = create_app(
+        EdgeSettings(jwt_key=KEY, media_dir=tmp_path / "media"), SlowRpc()
+    )
 
     async def scenario() -> list[int]:
         from httpx2 import ASGITransport, AsyncClient
