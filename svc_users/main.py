@@ -19,6 +19,7 @@ from common.runtime.settings import RuntimeSettings
 from svc_users.accounts import AccountHandlers, AdminCredentials
 from svc_users.cv import CvHandlers
 from svc_users.login_limiter import RedisLoginLimiter
+from svc_users.read_cache import RedisReadCache
 from svc_users.store import MongoUserStore
 from workup_pb import users_pb2
 from workup_pb.payments_pb2 import CreateWalletRequest, CreateWalletResponse
@@ -85,7 +86,10 @@ def main() -> None:
         "Ping": ping,
         **cv.handlers(),
     }
-    registry = registry_for(command_routes(SERVICE), handlers)
+    routes = command_routes(SERVICE)
+    cache = RedisReadCache(connections.connect_redis(settings))
+    response_types = {name: route.response_type for name, route in routes.items()}
+    registry = registry_for(routes, cache.wrap(handlers, response_types))
     runtime = ServiceRuntime(
         runtime_settings, registry, hooks=RuntimeHooks(), call=remote
     )
