@@ -19,6 +19,8 @@ from common.runtime.settings import RuntimeSettings
 from svc_users.accounts import AccountHandlers, AdminCredentials
 from svc_users.cv import CvHandlers
 from svc_users.login_limiter import RedisLoginLimiter
+from svc_users.profile_store import MongoProfileStore
+from svc_users.profiles import ProfileHandlers, profile_handlers
 from svc_users.read_cache import RedisReadCache
 from svc_users.store import MongoUserStore
 from workup_pb import users_pb2
@@ -71,6 +73,7 @@ def main() -> None:
     store.ensure_indexes()
     cv = CvHandlers(database)
     cv.ensure_indexes()
+    profiles = ProfileHandlers(MongoProfileStore(database))
     limiter = RedisLoginLimiter(connections.connect_redis(settings))
     rpc = RpcClient(settings.amqp_url, name="users-rpc")
     rpc.start()
@@ -85,6 +88,7 @@ def main() -> None:
         "FreelancerRegister": accounts.freelancer_register,
         "Ping": ping,
         **cv.handlers(),
+        **profile_handlers(profiles),
     }
     routes = command_routes(SERVICE)
     cache = RedisReadCache(connections.connect_redis(settings))
