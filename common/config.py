@@ -52,6 +52,9 @@ class Settings:
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     #: The users service's database (API.md calls it `mydatabase`).
     mongo_database: str = "workup_users"
+    #: The Cassandra keyspaces of the jobs and contracts services.
+    jobs_keyspace: str = "jobs_data"
+    contracts_keyspace: str = "contracts_data"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +80,6 @@ class Settings:
             cassandra_port=_env_int("WORKUP_CASSANDRA_PORT", 9042),
             mongo_url=_env("WORKUP_MONGO_URL", f"mongodb://127.0.0.1:{mongo_port}/"),
             mongo_database=_env("WORKUP_MONGO_DATABASE", "workup_users"),
+            jobs_keyspace=_env("WORKUP_JOBS_KEYSPACE", "jobs_data"),
+            contracts_keyspace=_env("WORKUP_CONTRACTS_KEYSPACE", "contracts_data"),
         )

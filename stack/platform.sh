@@ -20,7 +20,13 @@ source "$here/lib.sh"
 export WORKUP_EDGE_PORT
 
 #: Each entry is "name:python module:work queue". The edge has no queue.
-SERVICES=("users:svc_users:queue_users")
+#: A service whose package is not in the tree yet is skipped.
+SERVICES=(
+  "users:svc_users:queue_users"
+  "jobs:svc_jobs:queue_jobs"
+  "contracts:svc_contracts:queue_contracts"
+  "payments:svc_payments:queue_payments"
+)
 
 write_secrets_once() {
   local file=$WORKUP_STATE_DIR/secrets.env
@@ -73,6 +79,7 @@ main() {
     start)
       for entry in "${SERVICES[@]}"; do
         IFS=: read -r name module queue <<<"$entry"
+        [[ -d $WORKUP_ROOT/$module ]] || continue
         start_service "$name" "$module" "$queue"
       done
       start_edge

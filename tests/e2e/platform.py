@@ -198,6 +198,9 @@ def make_platform(run_id: str, log_dir: Path) -> Platform:
     platform.env = {
         "WORKUP_AMQP_URL": f"{amqp_root}/{platform.vhost}",
         "WORKUP_MONGO_DATABASE": f"test_{run_id}_users",
+        "WORKUP_POSTGRES_DATABASE": f"test_{run_id}_payments",
+        "WORKUP_JOBS_KEYSPACE": f"test_{run_id}_jobs",
+        "WORKUP_CONTRACTS_KEYSPACE": f"test_{run_id}_contracts",
         "WORKUP_REDIS_URL": base.redis_url.rsplit("/", 1)[0] + "/15",
         "WORKUP_EDGE_PORT": str(free_port()),
         "WORKUP_ADMIN_PORT": str(free_port()),
@@ -207,12 +210,28 @@ def make_platform(run_id: str, log_dir: Path) -> Platform:
         "WORKUP_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "WORKUP_LOG_LEVEL": "INFO",
     }
+    with connections.connect_postgres(base, "postgres") as admin:
+        admin.autocommit = True
+        admin.execute(f"CREATE DATABASE {platform.env['WORKUP_POSTGRES_DATABASE']}")
     return platform
 
 
 def remove_platform(platform: Platform) -> None:
+    """Stops the run's processes and drops everything the run created."""
     platform.stop_all()
     rabbitmqctl("delete_vhost", platform.vhost)
-    client = connections.connect_mongo(platform.settings())
+    settings = platform.settings()
+    client = connections.connect_mongo(settings)
     client.drop_database(platform.env["WORKUP_MONGO_DATABASE"])
     client.close()
+    with connections.connect_postgres(settings, "postgres") as admin:
+        admin.autocommit = True
+        database = platform.env["WORKUP_POSTGRES_DATABASE"]
+        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    cluster = connections.cassandra_cluster(settings)
+    try:
+        session = cluster.connect()
+        for variable in ("WORKUP_JOBS_KEYSPACE", "WORKUP_CONTRACTS_KEYSPACE"):
+            session.execute(f"DROP KEYSPACE IF EXISTS {platform.env[variable]}")
+    finally:
+        cluster.shutdown()
