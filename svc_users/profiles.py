@@ -110,13 +110,7 @@ class ProfileHandlers:
     def client_set_photo(
         self, context: CommandContext, request: ClientSetPhotoRequest
     ) -> ClientSetPhotoResponse:
-        user_id = _caller("CLIENT", request.user_id)
-        link = (
-            _link(request.photo_link, "photoLink")
-            if request.HasField("photo_link")
-            else None
-        )
-        self._update("CLIENT", user_id, {"photo_link": link})
+        self._set_photo("CLIENT", request)
         return ClientSetPhotoResponse()
 
     def client_set_profile(
@@ -201,13 +195,7 @@ class ProfileHandlers:
     def freelancer_set_photo(
         self, context: CommandContext, request: FreelancerSetPhotoRequest
     ) -> FreelancerSetPhotoResponse:
-        user_id = _caller("FREELANCER", request.user_id)
-        link = (
-            _link(request.photo_link, "photoLink")
-            if request.HasField("photo_link")
-            else None
-        )
-        self._update("FREELANCER", user_id, {"photo_link": link})
+        self._set_photo("FREELANCER", request)
         return FreelancerSetPhotoResponse()
 
     def freelancer_set_profile(
@@ -290,6 +278,20 @@ class ProfileHandlers:
         if found is None:
             raise NotFound(MISSING[account_type])
         return found
+
+    def _set_photo(
+        self,
+        account_type: AccountType,
+        request: ClientSetPhotoRequest | FreelancerSetPhotoRequest,
+    ) -> None:
+        """Stores the link, or clears it when the request sends none (as Orig)."""
+        user_id = _caller(account_type, request.user_id)
+        link = (
+            _link(request.photo_link, "photoLink")
+            if request.HasField("photo_link")
+            else None
+        )
+        self._update(account_type, user_id, {"photo_link": link})
 
     def _update(
         self,
