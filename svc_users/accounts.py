@@ -17,7 +17,13 @@ from common.errors import BadRequest, Unauthorized, WorkUpError
 from common.runtime.context import CommandContext
 from svc_users.login_limiter import RedisLoginLimiter
 from svc_users.passwords import hash_password, verify_password
-from svc_users.store import AccountType, EmailTaken, MongoUserStore, derive_user_id
+from svc_users.store import (
+    AccountType,
+    EmailTaken,
+    MongoUserStore,
+    check_email,
+    derive_user_id,
+)
 from workup_pb.users_pb2 import (
     ClientRegisterRequest,
     FreelancerRegisterRequest,
@@ -29,8 +35,7 @@ from workup_pb.users_pb2 import (
 
 logger = logging.getLogger(__name__)
 
-#: Longest accepted email and password; longer input is a 400, never stored.
-MAX_EMAIL_LENGTH = 254
+#: Longest accepted password; longer input is a 400, never stored.
 MAX_PASSWORD_LENGTH = 256
 #: Longest free-text profile field accepted at registration.
 MAX_TEXT_LENGTH = 2000
@@ -179,8 +184,7 @@ def _require(**fields: str) -> None:
 
 
 def _check_lengths(email: str, password: str) -> None:
-    if len(email) > MAX_EMAIL_LENGTH or "@" not in email:
-        raise BadRequest("email must be an email address of at most 254 characters")
+    check_email(email)
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadRequest("password must be at most 256 characters")
 

@@ -19,9 +19,9 @@ from bson import ObjectId
 from common.dates import parse_date
 from common.errors import BadRequest, NotFound
 from common.runtime.context import CommandContext, Handler
-from svc_users.accounts import MAX_EMAIL_LENGTH, MAX_TEXT_LENGTH
+from svc_users.accounts import MAX_TEXT_LENGTH
 from svc_users.profile_store import ListField, MongoProfileStore
-from svc_users.store import AccountType, EmailTaken
+from svc_users.store import AccountType, EmailTaken, check_email
 from workup_pb.users_pb2 import (
     AddFreelancerLanguageRequest,
     AddFreelancerLanguageResponse,
@@ -375,11 +375,7 @@ def _text(value: str, field: str, *, required: bool = False) -> str:
 
 
 def _email(value: str) -> str:
-    if len(value) > MAX_EMAIL_LENGTH or "@" not in value:
-        raise BadRequest(
-            f"email must be an email address of at most {MAX_EMAIL_LENGTH} characters"
-        )
-    return value
+    return check_email(value)
 
 
 def _count(value: int) -> int:

@@ -19,7 +19,7 @@ from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
-from common.errors import Unavailable
+from common.errors import BadRequest, Unavailable
 
 AccountType = Literal["CLIENT", "FREELANCER"]
 Document = dict[str, Any]
@@ -47,8 +47,27 @@ class EmailTaken(Exception):
         self.holder_type = holder_type
 
 
+#: Longest email accepted (the SMTP limit); longer input is a 400, never stored.
+MAX_EMAIL_LENGTH = 254
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def check_email(email: str) -> str:
+    """The email as given, if usable as an account key.
+
+    Any non-blank text up to MAX_EMAIL_LENGTH is accepted: the reference
+    system never checked the format, and its load test registers random
+    15-character strings as emails (API.md section 12).
+
+    Raises:
+        BadRequest: blank, or longer than MAX_EMAIL_LENGTH.
+    """
+    if not email.strip() or len(email) > MAX_EMAIL_LENGTH:
+        raise BadRequest(f"email must be 1 to {MAX_EMAIL_LENGTH} characters, not blank")
+    return email
 
 
 def derive_user_id(seed: str) -> ObjectId:

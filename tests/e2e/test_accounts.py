@@ -184,3 +184,16 @@ def test_a_retried_registration_with_one_idempotency_key_makes_one_account(
     assert first.status_code == retry.status_code == 200
     first_id = claims(platform, first.json()["authToken"])["userId"]
     assert claims(platform, retry.json()["authToken"])["userId"] == first_id
+
+
+def test_an_email_need_not_look_like_an_email(http: httpx.Client) -> None:
+    # The reference load test registers random strings as emails (API.md 12).
+    email = uuid.uuid4().hex[:15]
+
+    registered = register_client(http, email)
+    logged_in = http.post(
+        "/api/v1/users/login", json={"email": email, "password": "s3cret-pass"}
+    )
+
+    assert registered.status_code == 200, registered.text
+    assert logged_in.status_code == 200

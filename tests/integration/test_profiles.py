@@ -848,7 +848,7 @@ def test_an_oversized_or_blank_list_item_is_a_400_naming_the_field(
     [
         ("ClientSetProfile", {"name": " "}, "name"),
         ("ClientSetProfile", {"employee_count": -1}, "employeeCount"),
-        ("ClientSetProfile", {"email": "no-at-sign"}, "email"),
+        ("ClientSetProfile", {"email": "x" * 255}, "email"),
         ("FreelancerSetProfile", {"full_name": ""}, "fullName"),
         ("FreelancerSetProfile", {"email": ""}, "email"),
         ("FreelancerSetProfile", {"birth_date": "17/05/1990"}, "birthDate"),
