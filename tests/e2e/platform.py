@@ -65,6 +65,7 @@ class Instance:
     process: subprocess.Popen[bytes]
     admin_port: int
     admin_token: str
+    module: str
 
     def admin(self) -> AdminClient:
         return AdminClient(f"127.0.0.1:{self.admin_port}", self.admin_token)
@@ -100,6 +101,10 @@ class Platform:
     def instances(self) -> list[Instance]:
         """The service instances started so far that are still running."""
         return [i for i in self.service_instances if i.process.poll() is None]
+
+    def instances_of(self, module: str) -> list[Instance]:
+        """The running instances of one service package, e.g. "svc_users"."""
+        return [i for i in self.instances if i.module == module]
 
     @property
     def base_url(self) -> str:
@@ -144,7 +149,7 @@ class Platform:
             READY_TIMEOUT_S,
             f"{module} to consume {queue}",
         )
-        instance = Instance(process, admin_port, self.env["WORKUP_ADMIN_TOKEN"])
+        instance = Instance(process, admin_port, self.env["WORKUP_ADMIN_TOKEN"], module)
         self.service_instances.append(instance)
         return instance
 

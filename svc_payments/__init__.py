@@ -1,0 +1,1 @@
+"""The payments service: wallets, payment requests and payments on PostgreSQL."""

@@ -1,0 +1,3 @@
+from svc_payments.main import main
+
+main()
