@@ -11,7 +11,7 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError, Message
 
 from common.bus import RpcClient, new_envelope
-from common.errors import Unavailable, error_for_status
+from common.errors import DeadlineExceeded, Unavailable, error_for_status
 from common.runtime.context import CommandContext, ResponseT
 from common.runtime.routes import CommandRoute, command_routes
 from workup_pb import contracts_pb2, jobs_pb2, payments_pb2, users_pb2
@@ -48,7 +48,10 @@ class RemoteCaller:
         context: CommandContext,
     ) -> ResponseT:
         route = self._routes[command]
-        timeout_s = context.remaining_s() or DEFAULT_CALL_TIMEOUT_S
+        remaining_s = context.remaining_s()
+        if remaining_s is not None and remaining_s <= 0:
+            raise DeadlineExceeded(f"No time left to call {command}")
+        timeout_s = DEFAULT_CALL_TIMEOUT_S if remaining_s is None else remaining_s
         # Derived, so a redelivered handler repeats the same remote write
         # and the other service answers with its recorded reply.
         key = f"{context.idempotency_key or context.request_id}:{command}"

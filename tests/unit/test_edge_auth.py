@@ -127,8 +127,11 @@ def test_a_minted_token_reads_back_as_its_identity() -> None:
 
 
 def test_a_token_is_good_until_it_expires() -> None:
-    fresh = authenticator(now=NOW - TOKEN_LIFETIME_S + 30)
-    stale = authenticator(now=NOW - TOKEN_LIFETIME_S - 1)
+    # jose checks exp against the real clock, so issue times are taken now,
+    # not at import: a long test run must not age the fresh token.
+    now = int(time.time())
+    fresh = authenticator(now=now - TOKEN_LIFETIME_S + 30)
+    stale = authenticator(now=now - TOKEN_LIFETIME_S - 1)
 
     token = fresh.mint_token("u-1", "a@b.c", "CLIENT")
     assert authenticator().decode(token).user_id == "u-1"
