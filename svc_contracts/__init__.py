@@ -1,0 +1,1 @@
+"""The contracts service: contracts, milestones and termination requests."""

@@ -1,0 +1,3 @@
+from svc_contracts.main import main
+
+main()

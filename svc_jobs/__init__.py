@@ -1,0 +1,1 @@
+"""The jobs service: job posts, proposals, keyword search and hiring, on Cassandra."""

@@ -1,0 +1,3 @@
+from svc_jobs.main import main
+
+main()
