@@ -214,6 +214,7 @@ def make_platform(run_id: str, log_dir: Path) -> Platform:
         "WORKUP_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "WORKUP_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "WORKUP_LOG_LEVEL": "INFO",
+        "WORKUP_MEDIA_DIR": str(log_dir / "media"),
     }
     with connections.connect_postgres(base, "postgres") as admin:
         admin.autocommit = True
