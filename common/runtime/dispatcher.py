@@ -15,6 +15,7 @@ message.
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import threading
 import time
@@ -134,7 +135,7 @@ class Dispatcher:
         wait_s = DUPLICATE_WAIT_S if remaining_s is None else remaining_s
         try:
             reply = self._guard.run(
-                envelope.idempotency_key, run, wait_s, redelivered=attempt > 1
+                record_id(envelope), run, wait_s, redelivered=attempt > 1
             )
         except WorkUpError as error:
             logger.warning(
@@ -203,3 +204,24 @@ def _error_reply(request_id: str, error: WorkUpError) -> Reply:
     if error.message is not None:
         reply.error_message = error.message
     return reply
+
+
+def record_id(envelope: Envelope) -> str:
+    """What a reply is recorded under: the key the client chose, bound to the
+    command, the caller and the exact request.
+
+    The key alone is not enough: keys come from clients, and a recorded reply
+    (a login's identity, a wallet's balance) must never be handed to another
+    caller, or to a different request that reuses a key by mistake.
+    """
+    digest = hashlib.sha256()
+    for part in (
+        envelope.command.encode(),
+        envelope.caller_id.encode(),
+        envelope.caller_role.encode(),
+        envelope.idempotency_key.encode(),
+        envelope.payload,
+    ):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()

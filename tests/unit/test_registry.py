@@ -11,9 +11,11 @@ import pytest
 
 from common.errors import BadRequest, CommandNotImplemented, NotFound
 from common.runtime.context import CommandContext
+from common.runtime.dispatcher import record_id
 from common.runtime.registry import INITIAL_VERSION, CommandRegistry
 from common.runtime.routes import command_routes, registry_for
 from workup_pb import jobs_pb2, users_pb2
+from workup_pb.envelope_pb2 import Envelope
 
 CONTEXT = CommandContext(command="Echo", request_id="r-1")
 
@@ -293,3 +295,22 @@ def test_a_context_knows_whether_its_deadline_passed() -> None:
     assert CommandContext("Echo", "r", deadline_unix_ms=now_ms - 1).expired
     remaining = CommandContext("Echo", "r", deadline_unix_ms=now_ms + 60_000)
     assert 0 < (remaining.remaining_s() or 0) <= 60
+
+
+def test_a_reply_record_is_bound_to_caller_command_and_request() -> None:
+    base = Envelope(
+        command="Login", caller_id="", idempotency_key="k", payload=b"alice:pw"
+    )
+    same = Envelope()
+    same.CopyFrom(base)
+    same.request_id = "another request id"
+    other_body = Envelope()
+    other_body.CopyFrom(base)
+    other_body.payload = b"mallory:pw"
+    other_caller = Envelope()
+    other_caller.CopyFrom(base)
+    other_caller.caller_id = "u2"
+
+    assert record_id(same) == record_id(base)
+    assert record_id(other_body) != record_id(base)
+    assert record_id(other_caller) != record_id(base)
