@@ -14,12 +14,12 @@ import os
 
 from common.bus import RpcClient
 from common.config import Settings
+from common.cql import CassandraSessions, Replication
 from common.logs import configure_logging
 from common.remote import RemoteCaller
 from common.runtime.routes import command_routes, registry_for
 from common.runtime.service import RuntimeHooks, ServiceRuntime
 from common.runtime.settings import RuntimeSettings
-from svc_contracts.cql import CassandraSessions, Replication
 from svc_contracts.handlers import contract_handlers
 from svc_contracts.store import CassandraContractStore, ensure_schema
 from workup_pb import contracts_pb2

@@ -43,7 +43,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
-from svc_contracts.cql import (
+from common.cql import (
     Replication,
     applied,
     batch,

@@ -14,12 +14,12 @@ import os
 
 from common.bus import RpcClient
 from common.config import Settings
+from common.cql import CassandraSessions, Replication
 from common.logs import configure_logging
 from common.remote import RemoteCaller
 from common.runtime.routes import command_routes, registry_for
 from common.runtime.service import RuntimeHooks, ServiceRuntime
 from common.runtime.settings import RuntimeSettings
-from svc_jobs.cql import CassandraSessions, Replication
 from svc_jobs.handlers import job_handlers
 from svc_jobs.store import CassandraJobStore, ensure_schema
 from workup_pb import jobs_pb2

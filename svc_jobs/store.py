@@ -31,7 +31,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
-from svc_jobs.cql import (
+from common.cql import (
     Replication,
     applied,
     cassandra_errors,

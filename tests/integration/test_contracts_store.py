@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 
 from common.bus import RpcClient
 from common.config import Settings
+from common.cql import Replication
 from common.errors import (
     BadRequest,
     Forbidden,
@@ -33,7 +34,6 @@ from common.errors import (
 )
 from common.remote import RemoteCaller
 from common.runtime.context import CommandContext, Handler
-from svc_contracts.cql import Replication
 from svc_contracts.handlers import contract_handlers
 from svc_contracts.model import contract_id_for
 from svc_contracts.printing import java_date, java_double

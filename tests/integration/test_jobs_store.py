@@ -26,6 +26,7 @@ from google.protobuf.message import Message
 from common import connections
 from common.bus import RpcClient
 from common.config import Settings
+from common.cql import Replication
 from common.errors import (
     BadRequest,
     NotFound,
@@ -35,7 +36,6 @@ from common.errors import (
 )
 from common.remote import RemoteCaller
 from common.runtime.context import CommandContext, Handler
-from svc_jobs.cql import Replication
 from svc_jobs.handlers import job_handlers
 from svc_jobs.search import MAX_PAGE_LIMIT, encode_cursor
 from svc_jobs.store import CassandraJobStore, ensure_schema

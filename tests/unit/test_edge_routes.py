@@ -595,7 +595,9 @@ def _module_with_rule(name: str, rule: options_pb2.Route) -> types.ModuleType:
     pool = descriptor_pool.Default()
     pool.Add(file_proto)
     module = types.ModuleType(name)
-    module.DESCRIPTOR = pool.FindFileByName(file_proto.name)  # type: ignore[attr-defined]
+    # A bare ModuleType has no DESCRIPTOR attribute for mypy to know of.
+    descriptor = pool.FindFileByName(file_proto.name)
+    module.DESCRIPTOR = descriptor  # type: ignore[attr-defined]
     return module
 
 

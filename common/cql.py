@@ -1,13 +1,11 @@
-"""The jobs service's Cassandra plumbing: session, keyspace, statements, errors.
+"""Cassandra plumbing for the jobs and contracts services: session, keyspace,
+statements, errors.
 
 Every statement runs at LOCAL_QUORUM, and lightweight transactions at
 LOCAL_SERIAL, so a read after a write sees it and a conditional write is
 linearisable within the datacenter even when the keyspace has replicas.
 Driver failures (no host, timeouts, too few replicas) become `Unavailable`
 (503): the caller may retry, and every write here is idempotent.
-
-svc_contracts/cql.py is this module's twin: common/ has no Cassandra module yet,
-and a service never imports another service's package.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from cassandra.cluster import (
 )
 from cassandra.connection import ConnectionException
 from cassandra.protocol import RequestExecutionException
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, PreparedStatement
 
 from common import connections
 from common.config import Settings
@@ -116,6 +114,15 @@ def prepare(session: Session, cql: str) -> PreparedStatement:
     statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
     statement.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
     return statement
+
+
+def batch() -> BatchStatement:
+    """A batch at the same consistency levels as every statement; a
+    conditional batch must stay within one partition."""
+    return BatchStatement(
+        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+        serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+    )
 
 
 @contextmanager
